@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Each installs the pinned set into .venv.
 SHELL := /bin/bash
+export NO_MKDOCS_2_WARNING := 1
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp

@@ -1,0 +1,62 @@
+"""Nonces stay strictly increasing; the call counter mirrors Kraken's leaky bucket."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from airflow_provider_kraken.pacing import HEADROOM, RATE_TIERS, CallCounter, NonceSource
+
+
+def test_nonces_increase_when_the_clock_steps_back() -> None:
+    readings = iter([1_000, 2_000, 500, 500, 2_500])
+    source = NonceSource(clock=lambda: next(readings))
+    assert [source.next() for _ in range(5)] == [1_000, 2_000, 2_001, 2_002, 2_500]
+
+
+def test_nonces_are_unique_across_threads() -> None:
+    source = NonceSource(clock=lambda: 7)
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        values = [source.next() for _ in range(500)]
+        with lock:
+            seen.extend(values)
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(seen)) == len(seen) == 4000
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("tier", ["starter", "intermediate", "pro"])
+def test_counter_lets_a_burst_through_then_spaces_calls_by_the_decay(tier: str) -> None:
+    maximum, decay = RATE_TIERS[tier]
+    clock = FakeClock()
+    counter = CallCounter(maximum, decay, clock=clock)
+    burst = int(maximum - HEADROOM)
+    assert [counter.reserve() for _ in range(burst)] == [0.0] * burst
+    assert counter.reserve() == pytest.approx(1 / decay)
+    assert counter.reserve() == pytest.approx(2 / decay)
+
+
+def test_counter_decays_with_time() -> None:
+    clock = FakeClock()
+    counter = CallCounter(15, 0.33, clock=clock)
+    for _ in range(13):
+        counter.reserve()
+    clock.now += 10  # 3.3 points decayed
+    assert [counter.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert counter.reserve() > 0
