@@ -55,6 +55,12 @@ class CallCounter:
         self._updated = clock()
         self._lock = threading.Lock()
 
+    def tighten(self, maximum: float, decay_per_second: float) -> None:
+        """Adopt a stricter tier (a key is shared by connections that disagree about its tier)."""
+        with self._lock:
+            self.limit = min(self.limit, max(1.0, maximum - HEADROOM))
+            self.decay = min(self.decay, decay_per_second)
+
     def reserve(self, cost: float = 1) -> float:
         """Book ``cost`` points and return the seconds to wait before sending the call."""
         with self._lock:
@@ -89,11 +95,17 @@ _PACERS_LOCK = threading.Lock()
 
 
 def pacer_for(base_url: str, api_key: str, tier: str) -> KeyPacer:
-    """Return the process-wide pacer of one key on one Kraken endpoint."""
+    """Return the process-wide pacer of one key on one Kraken endpoint.
+
+    Kraken counts calls per key, so connections sharing a key share one counter; when they name
+    different tiers, the stricter one wins.
+    """
+    maximum, decay = RATE_TIERS[tier]
     with _PACERS_LOCK:
         pacer = _PACERS.get((base_url, api_key))
         if pacer is None:
-            maximum, decay = RATE_TIERS[tier]
             pacer = KeyPacer(CallCounter(maximum, decay), threading.Lock(), weakref.WeakKeyDictionary())
             _PACERS[(base_url, api_key)] = pacer
+        else:
+            pacer.counter.tighten(maximum, decay)
         return pacer

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from airflow_provider_kraken.pacing import HEADROOM, RATE_TIERS, CallCounter, NonceSource
+from airflow_provider_kraken.pacing import HEADROOM, RATE_TIERS, CallCounter, NonceSource, pacer_for
 
 
 def test_nonces_increase_when_the_clock_steps_back() -> None:
@@ -60,3 +60,11 @@ def test_counter_decays_with_time() -> None:
     clock.now += 10  # 3.3 points decayed
     assert [counter.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
     assert counter.reserve() > 0
+
+
+def test_a_key_seen_with_two_tiers_is_paced_by_the_stricter_one() -> None:
+    first = pacer_for("http://pacing-test", "key-1", "pro")
+    again = pacer_for("http://pacing-test", "key-1", "starter")
+    assert again is first
+    assert (first.counter.limit, first.counter.decay) == (15 - HEADROOM, 0.33)
+    assert pacer_for("http://pacing-test", "key-1", "pro").counter.decay == 0.33
