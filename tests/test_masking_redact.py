@@ -9,7 +9,9 @@ loggable place instead, which the DEBUG-level log captures below check, sync and
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -24,6 +26,7 @@ from airflow_provider_kraken.hooks import kraken as kraken_module
 from airflow_provider_kraken.hooks.kraken import KrakenHook
 
 CONN_ID = "kraken_masking_unit"
+KEY_NAME = "masking-unit"
 OTP = "otp-unit-73519"
 LOGGERS = (
     "requests",
@@ -34,6 +37,21 @@ LOGGERS = (
     "asyncio",
     "airflow",
     "airflow_provider_kraken",
+)
+#: A key only this module uses (the hook paces per key and process), with a distinctive OTP; and
+#: withdrawals that stay pending until moved, so a cancel always finds its withdrawal.
+pytestmark = pytest.mark.kraken_world(
+    overrides={
+        "api_keys": {
+            KEY_NAME: {
+                "key": base64.b64encode(os.urandom(42)).decode(),
+                "secret": base64.b64encode(os.urandom(64)).decode(),
+                "permissions": ["funds_query", "funds_deposit", "funds_withdraw", "ledger_query"],
+                "otp": OTP,
+            }
+        },
+        "lifecycle": {"manual": True},
+    }
 )
 
 
@@ -47,16 +65,16 @@ def fresh_masker() -> Iterator[None]:
 
 @pytest.fixture
 def creds(kraken_sandbox: Any) -> Any:
-    return kraken_sandbox.world_key("sandbox-otp")
+    return kraken_sandbox.world_key(KEY_NAME)
 
 
 @pytest.fixture
 def hook(kraken_sandbox: Any, creds: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[KrakenHook]:
-    """A hook on the two-factor key (its OTP set to a distinctive value)."""
+    """A hook on this module's two-factor key."""
     monkeypatch.setenv(
         f"AIRFLOW_CONN_{CONN_ID.upper()}",
         kraken_sandbox.connection_json(
-            "sandbox-otp", extra={"otp_password": OTP, "rate_tier": "unlimited", "max_retry_seconds": 2}
+            KEY_NAME, extra={"otp_password": OTP, "rate_tier": "pro", "max_retry_seconds": 2}
         ),
     )
     made = KrakenHook(CONN_ID)
@@ -124,10 +142,6 @@ def _render(event: MutableMapping[str, Any]) -> str:
         return f"{event.get('event', '')} {args!r}"
 
 
-def otp_world(kraken_sandbox: Any) -> None:
-    kraken_sandbox.admin.reset(overrides={"api_keys": {"sandbox-otp": {"otp": OTP}}})
-
-
 def test_secret_and_otp_are_masked_once_the_connection_is_read(
     kraken_sandbox: Any, creds: Any, hook: KrakenHook, fresh_masker: None
 ) -> None:
@@ -151,7 +165,6 @@ def test_async_connection_path_masks_too(
 def test_every_write_signature_is_masked_and_reads_are_not_registered(
     kraken_sandbox: Any, hook: KrakenHook, signed: list[protocol.SignedRequest], fresh_masker: None
 ) -> None:
-    otp_world(kraken_sandbox)
     receipt = hook.withdraw(asset="doge", key="XDG_Wallet", amount="12")
     hook.withdraw_cancel(asset="doge", refid=receipt.refid)
     hook.deposit_addresses(asset="doge", method="Dogecoin", new=True)
@@ -180,7 +193,6 @@ def test_no_secret_or_signature_in_debug_logs_sync(
     signed: list[protocol.SignedRequest],
     debug_logs: Logged,
 ) -> None:
-    otp_world(kraken_sandbox)
     kraken_sandbox.admin.service_unavailable("Balance", times=1)  # a retried read logs a warning
     kraken_sandbox.admin.drop_response("WithdrawCancel", times=1)  # a lost write raises OutcomeUnknown
     hook.balance()
@@ -205,7 +217,6 @@ def test_no_secret_or_signature_in_debug_logs_async(
     debug_logs: Logged,
 ) -> None:
     """The triggers' path: the async transport, async retries, async errors."""
-    otp_world(kraken_sandbox)
     kraken_sandbox.admin.service_busy("WithdrawStatus", times=1)
     kraken_sandbox.admin.http_error(502, "DepositStatus", times=8)
 

@@ -12,6 +12,7 @@ and the OTP on purpose, to prove the log files are masked rather than merely qui
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -35,6 +36,14 @@ pytestmark = pytest.mark.dag
 DAG_ID = "kraken_masking_withdraw"
 CONN_ID = "kraken_masking"
 OTP = "Zq7-masking-otp"
+KEY_NAME = "masking-e2e"
+#: The key of this test: every funding permission, a two-factor password, '+', '/' and '=' in the secret.
+OWN_KEY = {
+    "key": base64.b64encode(os.urandom(42)).decode(),
+    "secret": base64.b64encode(b"\xfb\xff" + os.urandom(62)).decode(),
+    "permissions": ["funds_query", "funds_deposit", "funds_withdraw", "ledger_query"],
+    "otp": OTP,
+}
 CANARY = "masking canary:"
 AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
 #: A SHA-512 HMAC (an API-Sign) or a 64-byte secret, base64-encoded.
@@ -281,12 +290,10 @@ def wait_for_run(deployment: Deployment, timeout: float = 240) -> str:
     pytest.fail(f"the DAG run did not finish:\n{deployment.output('dags-test')[-5000:]}")
 
 
-@pytest.mark.kraken_world(
-    overrides={"api_keys": {"sandbox-otp": {"otp": OTP}}, "lifecycle": {"manual": True}}
-)
+@pytest.mark.kraken_world(overrides={"api_keys": {KEY_NAME: OWN_KEY}, "lifecycle": {"manual": True}})
 def test_withdraw_dag_leaks_no_secret(kraken_sandbox: Any, deployment: Deployment) -> None:
-    creds = kraken_sandbox.world_key("sandbox-otp")
-    assert creds.otp == OTP
+    creds = kraken_sandbox.world_key(KEY_NAME)
+    assert creds.otp == OTP and {"+", "/", "="} <= set(creds.secret)
     deployment.run(AIRFLOW_BIN, "db", "migrate")
     deployment.start("api-server", AIRFLOW_BIN, "api-server", "--apps", "execution", "--workers", "1")
     deployment.start("triggerer", AIRFLOW_BIN, "triggerer", "--skip-serve-logs")

@@ -14,9 +14,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
 import requests
 import urllib3.exceptions
 from airflow.sdk import BaseHook
@@ -68,6 +67,9 @@ from airflow_provider_kraken.protocol import (
     encode_private,
     parse_response,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -185,7 +187,7 @@ class KrakenHook(BaseHook):
             if exc.code.startswith("EGeneral:Permission denied"):
                 return True, (
                     "Connected; the key can query funds but lacks the Withdraw funding permission "
-                    f"({exc.code}): sensors work, withdrawals will be refused"
+                    f"({exc.code}): deposits can be watched; withdrawals will be refused, and so will their status"
                 )
             return False, _explain_auth_error(exc)
         return True, "Connected; the key can query funds and withdraw"
@@ -549,7 +551,7 @@ class KrakenHook(BaseHook):
                 ) as response:
                     status, content = response.status, await response.read()
                     content_type = response.headers.get("Content-Type", "")
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except (_aiohttp_client_error(), TimeoutError) as exc:
                 raise _aiohttp_error(method, exc) from None
         parsed = parse_response(method, status, content, content_type)
         self._log_call(method, started, parsed.warnings)
@@ -562,7 +564,7 @@ class KrakenHook(BaseHook):
                 settings.base_url + PUBLIC_PREFIX + method
             ) as response:
                 status, content = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (_aiohttp_client_error(), TimeoutError) as exc:
             raise _aiohttp_error(method, exc) from None
         return parse_response(method, status, content).result
 
@@ -580,6 +582,8 @@ class KrakenHook(BaseHook):
 
     def _async_client(self, settings: ConnectionSettings) -> aiohttp.ClientSession:
         """One aiohttp session per event loop (dag.test() runs each trigger in its own loop)."""
+        import aiohttp  # only the async path (triggers) pays for importing it
+
         loop = asyncio.get_running_loop()
         if self._aclient is None or self._aclient[0] is not loop or self._aclient[1].closed:
             client = aiohttp.ClientSession(
@@ -768,7 +772,15 @@ def _connect_failed(exc: BaseException) -> bool:
     return False
 
 
+def _aiohttp_client_error() -> type[Exception]:
+    import aiohttp
+
+    return aiohttp.ClientError
+
+
 def _aiohttp_error(method: str, exc: BaseException) -> KrakenTransportError:
+    import aiohttp
+
     never_sent = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
     return KrakenTransportError(method, f"{type(exc).__name__} {str(exc)[:300]}".strip(), sent=not never_sent)
 
@@ -780,7 +792,10 @@ def _explain_auth_error(exc: KrakenAPIError) -> str:
     if code.startswith("EAPI:Invalid signature"):
         return f"Kraken rejected the signature ({code}): the API secret (password) or OTP is wrong"
     if code.startswith("EGeneral:Permission denied"):
-        return f"The API key lacks the funding permissions this needs ({code}): enable 'Funds - Query'"
+        return (
+            f"The API key lacks the funding permissions this needs ({code}): enable 'Funds - Query', "
+            "or, if the key has a two-factor password, set it in the connection's extra 'otp_password'"
+        )
     if code.startswith("EAPI:Invalid nonce"):
         return f"Nonce rejected ({code}): another client with a higher nonce used this key"
     return f"Kraken refused the call ({code})"

@@ -6,7 +6,9 @@ drops every other key, so a secret written with ``api_key``/``api_secret`` must 
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import urllib.parse
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,6 +24,33 @@ from airflow_provider_kraken.hooks.kraken import KrakenHook
 
 REGION = "us-east-1"
 PREFIX = "airflow/connections"
+KEY_NAME = "conn-aws-otp"
+
+
+def own_key(permissions: list[str], otp: str | None = None) -> dict[str, Any]:
+    """A world API key only this module uses, with '+' and '/' in key and secret ('=' ends the secret).
+
+    The hook paces calls per key in each process, so keys shared between test modules would share
+    one pacer (at the strictest rate tier any of them named);
+    a key of its own keeps this module independent of the others.
+    """
+    return {
+        "key": base64.b64encode(b"\xfb\xff" + os.urandom(40)).decode(),
+        "secret": base64.b64encode(b"\xfb\xff" + os.urandom(62)).decode(),
+        "permissions": permissions,
+        "otp": otp,
+    }
+
+
+pytestmark = pytest.mark.kraken_world(
+    overrides={
+        "api_keys": {
+            KEY_NAME: own_key(
+                ["funds_query", "funds_deposit", "funds_withdraw", "ledger_query"], otp="Otp-aws-2741"
+            )
+        }
+    }
+)
 
 # --8<-- [start:aws-backend]
 # airflow.cfg [secrets] (or AIRFLOW__SECRETS__BACKEND / AIRFLOW__SECRETS__BACKEND_KWARGS)
@@ -67,7 +96,7 @@ def secrets_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture
 def otp_key(kraken_sandbox: Any) -> Any:
-    creds = kraken_sandbox.admin.keys()["sandbox-otp"]
+    creds = kraken_sandbox.world_key(KEY_NAME)
     assert {"+", "/", "="} <= set(creds.secret)
     return creds
 
@@ -85,7 +114,7 @@ def check_signed_call(hook: KrakenHook, kraken_sandbox: Any) -> None:
     finally:
         hook.close()
     [call] = kraken_sandbox.admin.calls(method="Balance")[-1:]
-    assert (call.key_name, call.outcome) == ("sandbox-otp", "ok")
+    assert (call.key_name, call.outcome) == (KEY_NAME, "ok")
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Connections from environment variables, in Airflow's JSON and URI forms, used for real signed calls.
 
-The world key ``sandbox-otp`` has an API key and secret holding ``+``, ``/`` and ``=`` and a
+The module's own sandbox key has an API key and secret holding ``+``, ``/`` and ``=`` and a
 two-factor password, so a call that Kraken (the sandbox) accepts proves every byte arrived intact.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import urllib.parse
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import Connection
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_provider_kraken.exceptions import KrakenConnectionConfigError
 from airflow_provider_kraken.hooks.kraken import KrakenHook
@@ -22,6 +24,33 @@ from airflow_provider_kraken.hooks.kraken import KrakenHook
 #: Kraken's published signing example secret (public), and a made-up key: for the docs examples.
 EXAMPLE_SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
 EXAMPLE_KEY = "Example+Key/0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH="
+KEY_NAME = "conn-env-otp"
+
+
+def own_key(permissions: list[str], otp: str | None = None) -> dict[str, Any]:
+    """A world API key only this module uses, with '+' and '/' in key and secret ('=' ends the secret).
+
+    The hook paces calls per key in each process, so keys shared between test modules would share
+    one pacer (at the strictest rate tier any of them named);
+    a key of its own keeps this module independent of the others.
+    """
+    return {
+        "key": base64.b64encode(b"\xfb\xff" + os.urandom(40)).decode(),
+        "secret": base64.b64encode(b"\xfb\xff" + os.urandom(62)).decode(),
+        "permissions": permissions,
+        "otp": otp,
+    }
+
+
+pytestmark = pytest.mark.kraken_world(
+    overrides={
+        "api_keys": {
+            KEY_NAME: own_key(
+                ["funds_query", "funds_deposit", "funds_withdraw", "ledger_query"], otp="Otp-env-5813"
+            )
+        }
+    }
+)
 
 
 # --8<-- [start:env-json]
@@ -53,8 +82,8 @@ def kraken_connection_uri(
 
 @pytest.fixture
 def otp_key(kraken_sandbox: Any) -> Any:
-    """The world's key with a two-factor password; its key and secret hold '+', '/' and '='."""
-    creds = kraken_sandbox.admin.keys()["sandbox-otp"]
+    """This module's key with a two-factor password; its key and secret hold '+', '/' and '='."""
+    creds = kraken_sandbox.world_key(KEY_NAME)
     assert {"+", "/", "="} <= set(creds.secret) and "/" in creds.key and creds.otp
     return creds
 
@@ -90,7 +119,7 @@ def assert_signed_calls_work(hook: KrakenHook, kraken_sandbox: Any, creds: Any) 
     """A private call is accepted only if key, secret and OTP all arrived byte for byte."""
     assert hook.balance()["XXDG"] == Decimal("100")
     [call] = kraken_sandbox.admin.calls(method="Balance")[-1:]
-    assert (call.key_name, call.outcome) == ("sandbox-otp", "ok")
+    assert (call.key_name, call.outcome) == (KEY_NAME, "ok")
     assert hook.settings.secret == base64.b64decode(creds.secret)
     assert hook.settings.otp == creds.otp
 
@@ -176,21 +205,31 @@ def test_env_uri_built_by_airflow(
     assert hook.settings.base_url == kraken_sandbox.url
 
 
+@pytest.mark.parametrize("slash_first", [True, False], ids=["slash-first", "slash-later"])
 def test_env_uri_with_unencoded_secret_is_refused(
     kraken_sandbox: Any,
     otp_key: Any,
     hooks: list[KrakenHook],
     monkeypatch: pytest.MonkeyPatch,
     new_calls: Callable[[], list[Any]],
+    slash_first: bool,
 ) -> None:
-    """A raw '/' in the secret cuts the URI short: refused with the accepted shapes, before any request."""
+    """A raw '/' cuts the URI short: refused before any request, by the hook or by Airflow itself."""
+    secret = "/" + otp_key.secret if slash_first else otp_key.secret
+    assert secret.index("/") == 0 if slash_first else secret.index("/") > 0
     key = urllib.parse.quote(otp_key.key, safe="")
-    uri = f"kraken://{key}:{otp_key.secret}@{sandbox_netloc(kraken_sandbox)}"
-    hook = hook_for(hooks, monkeypatch, "kraken_raw_uri", uri)
-    with pytest.raises(KrakenConnectionConfigError) as raised:
+    hook = hook_for(
+        hooks, monkeypatch, "kraken_raw_uri", f"kraken://{key}:{secret}@{sandbox_netloc(kraken_sandbox)}"
+    )
+    with pytest.raises((KrakenConnectionConfigError, AirflowNotFoundException)) as raised:
         hook.balance()
     message = str(raised.value)
-    assert "'kraken_raw_uri'" in message and "kraken://<key>:<url-encoded secret>@<host>" in message
+    if slash_first:  # Airflow reads the key as the host: no login, so the hook names the shapes
+        assert isinstance(raised.value, KrakenConnectionConfigError)
+        assert "'kraken_raw_uri'" in message and "kraken://<key>:<url-encoded secret>@<host>" in message
+    else:  # the text after ':' is not a port: Airflow cannot parse the URI at all
+        assert isinstance(raised.value, AirflowNotFoundException)
+        assert "kraken_raw_uri" in message
     assert not any(part in message for part in otp_key.secret.split("/") if len(part) >= 5)
     assert new_calls() == []
 

@@ -14,7 +14,7 @@ from airflow_provider_kraken.operators.funding import KrakenWithdrawOperator
     dag_id="kraken_withdraw_many",
     schedule=None,
     catchup=False,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=1), "pool": "kraken"},
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=3), "pool": "kraken"},
     tags=["kraken-deployment"],
 )
 def kraken_withdraw_many() -> None:

@@ -42,8 +42,8 @@ HEALTH_KEYS = {"scheduler": "scheduler", "dag_processor": "dag-processor", "trig
 PARALLELISM = 8
 POOL = "kraken"
 """The pool every Kraken task of the deployment's DAGs runs in (one pool per API key, as documented)."""
-POOL_SLOTS = 4
-"""At most four Kraken tasks of the key at a time (deferred sensors do not hold a slot)."""
+POOL_SLOTS = 1
+"""One Kraken task of the key runs at a time (deferred ones hold no slot): see docs/deployment.md."""
 ADMIN_USER = "admin"
 DOGE_BALANCE = "1000000"
 """Enough for every withdrawal of every scenario (the default world holds 100 DOGE)."""

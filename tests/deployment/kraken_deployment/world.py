@@ -1,7 +1,7 @@
-"""The sandbox world of the deployment: the default world plus one API key configured as the docs ask.
+"""The sandbox world of the deployment: the default world plus the one API key Airflow uses.
 
-The key has an OTP (so the leak scan has one to look for), a nonce window sized for nanosecond nonces
-and the `pro` tier; it is used only by Airflow, through one connection.
+The key has an OTP (so the leak scan has one to look for) and the `pro` tier, and no nonce window:
+the docs call the window optional, so parallel workers must cope without one.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from airflow_provider_kraken.sandbox.world import default_world_text
 
 KEY_NAME = "airflow-deployment"
 TIER = "pro"
-NONCE_WINDOW_NS = 10 * 10**9
-"""Ten seconds in nanosecond nonce ticks (the hook's nonces are `time.time_ns()`)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,6 @@ key = "{key.key}"
 secret = "{key.secret}"
 permissions = ["funds_query", "funds_deposit", "funds_withdraw", "ledger_query"]
 tier = "{TIER}"
-nonce_window = 0
 otp = "{key.otp}"
 """
     )
