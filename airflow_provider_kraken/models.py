@@ -68,7 +68,7 @@ class StatusProp(_OpenStrEnum):
 class KrakenModel(BaseModel):
     """Base of every result model: immutable, tolerant of new fields, snake_case attributes."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
 
 
 class AssetInfo(KrakenModel):

@@ -150,12 +150,14 @@ def main() -> int:
 
     raw = statistics.median(results["raw requests.Session"])
     print(
-        f"Per-call latency, one sandbox, one key: {CALLS} Balance calls per client, interleaved, after {WARMUP} warm-up"
+        f"Per-call latency, one sandbox, one key: {CALLS} Balance calls per client, "
+        f"interleaved, after {WARMUP} warm-up"
     )
     print(f"{'client':<26}{'p50 (us)':>10}{'p99 (us)':>10}{'x raw p50':>11}")
     for name, samples in results.items():
         print(
-            f"{name:<26}{p(samples, 50):>10.0f}{p(samples, 99):>10.0f}{statistics.median(samples) / raw:>11.2f}"
+            f"{name:<26}{p(samples, 50):>10.0f}{p(samples, 99):>10.0f}"
+            f"{statistics.median(samples) / raw:>11.2f}"
         )
     hook_ratio = statistics.median(results["KrakenHook.balance()"]) / raw
     faster = all(

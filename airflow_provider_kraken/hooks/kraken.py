@@ -187,7 +187,8 @@ class KrakenHook(BaseHook):
             if exc.code.startswith("EGeneral:Permission denied"):
                 return True, (
                     "Connected; the key can query funds but lacks the Withdraw funding permission "
-                    f"({exc.code}): deposits can be watched; withdrawals will be refused, and so will their status"
+                    f"({exc.code}): deposits can be watched; withdrawals will be refused, "
+                    "and so will their status"
                 )
             return False, _explain_auth_error(exc)
         return True, "Connected; the key can query funds and withdraw"

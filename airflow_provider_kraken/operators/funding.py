@@ -236,6 +236,7 @@ class _WithdrawingOperator(_KrakenOperator):
 
     def _wait(self, context: Context, intent: Intent, result: dict[str, Any]) -> dict[str, Any]:
         from airflow_provider_kraken.triggers.funding import (
+            HISTORY_LIMIT,
             KrakenWithdrawalTrigger,
             WaitEvent,
             WaitOutcome,
@@ -248,7 +249,8 @@ class _WithdrawingOperator(_KrakenOperator):
         deadline = time.time() + _seconds(self.wait_timeout)
         said = ""
         while True:
-            verdict, record = withdrawal_verdict(self.hook.withdraw_status(asset=asset, start=start), refid)
+            records = self.hook.withdraw_status(asset=asset, start=start, max_records=HISTORY_LIMIT)
+            verdict, record = withdrawal_verdict(records, refid)
             if verdict.is_final:
                 event = WaitEvent.from_verdict(verdict, record)
                 return self._conclude(intent, event.status.value, event.message, record)

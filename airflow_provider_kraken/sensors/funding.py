@@ -1,7 +1,7 @@
 """Sensors waiting on Kraken withdrawals and deposits, in poke, reschedule or deferrable mode.
 
 Every mode ends the same way: one status lookup (or the trigger's event) becomes a validated
-:class:`~airflow_provider_kraken.triggers.funding.WaitEvent`, and :meth:`_KrakenStatusSensor.finish`
+:class:`~airflow_provider_kraken.waiting.WaitEvent`, and :meth:`_KrakenStatusSensor.finish`
 turns it into the task's result. Success returns the record (JSON, amounts as decimal strings);
 a failed, cancelled or unknown outcome fails the task even with ``soft_fail``; only running out
 of time honours ``soft_fail``.
@@ -12,24 +12,21 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_kraken.amounts import to_decimal
 from airflow_provider_kraken.exceptions import KrakenError, KrakenInputError
-from airflow_provider_kraken.hooks.kraken import KrakenHook
 from airflow_provider_kraken.models import Transaction
-from airflow_provider_kraken.triggers.funding import (
+from airflow_provider_kraken.waiting import (
     CLOCK_SKEW_SECONDS,
     HISTORY_LIMIT,
     DepositMatch,
     EventStatus,
-    KrakenDepositTrigger,
     KrakenWaitError,
     KrakenWaitFailed,
-    KrakenWithdrawalTrigger,
     WaitEvent,
     WaitVerdict,
     deposit_verdict,
@@ -43,6 +40,13 @@ from airflow_provider_kraken.triggers.funding import (
 START_KEY = "kraken_lookup_start"
 
 
+if TYPE_CHECKING:
+    from airflow_provider_kraken.triggers.funding import KrakenDepositTrigger, KrakenWithdrawalTrigger
+
+#: Same as ``KrakenHook.default_conn_name``; the hook (HTTP clients included) loads only when a sensor runs.
+DEFAULT_CONN_ID = "kraken_default"
+
+
 class _KrakenStatusSensor(BaseSensorOperator):
     """What both sensors share: one lookup per poke, deferral, and turning outcomes into results."""
 
@@ -51,7 +55,7 @@ class _KrakenStatusSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        kraken_conn_id: str = KrakenHook.default_conn_name,
+        kraken_conn_id: str = DEFAULT_CONN_ID,
         asset: str,
         since: object = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -206,6 +210,8 @@ class KrakenWithdrawStatusSensor(_KrakenStatusSensor):
 
     def lookup(self, start: int | None) -> tuple[WaitVerdict, Transaction | None]:
         """Read WithdrawStatus from ``start`` and judge the withdrawal ``refid``."""
+        from airflow_provider_kraken.hooks.kraken import KrakenHook  # lazy: DAG parsing stays cheap
+
         hook = KrakenHook(kraken_conn_id=self.kraken_conn_id)
         try:
             records = hook.withdraw_status(asset=self.asset, start=start, max_records=HISTORY_LIMIT)
@@ -215,6 +221,8 @@ class KrakenWithdrawStatusSensor(_KrakenStatusSensor):
 
     def trigger(self, *, end_time: float, start: int | None) -> KrakenWithdrawalTrigger:
         """The withdrawal trigger for this wait."""
+        from airflow_provider_kraken.triggers.funding import KrakenWithdrawalTrigger  # only when deferring
+
         return KrakenWithdrawalTrigger(
             kraken_conn_id=self.kraken_conn_id,
             asset=self.asset,
@@ -299,6 +307,8 @@ class KrakenDepositStatusSensor(_KrakenStatusSensor):
     def lookup(self, start: int | None) -> tuple[WaitVerdict, Transaction | None]:
         """Read DepositStatus from ``start`` and judge the matching deposits."""
         match = self.match()
+        from airflow_provider_kraken.hooks.kraken import KrakenHook  # lazy: DAG parsing stays cheap
+
         hook = KrakenHook(kraken_conn_id=self.kraken_conn_id)
         try:
             records = hook.deposit_status(asset=self.asset, start=start, max_records=HISTORY_LIMIT)
@@ -308,6 +318,8 @@ class KrakenDepositStatusSensor(_KrakenStatusSensor):
 
     def trigger(self, *, end_time: float, start: int | None) -> KrakenDepositTrigger:
         """The deposit trigger for this wait."""
+        from airflow_provider_kraken.triggers.funding import KrakenDepositTrigger  # only when deferring
+
         return KrakenDepositTrigger(
             kraken_conn_id=self.kraken_conn_id,
             asset=self.asset,

@@ -1,4 +1,8 @@
-"""Fixtures of the deployment suite: one Airflow deployment shared by every scenario of the session."""
+"""Fixtures of the deployment suite: one Airflow deployment shared by every scenario.
+
+Module-scoped: the scenarios live in one module, and the deployment stops as soon as they are done
+instead of idling through the rest of the test session.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,9 @@ DAG_IDS = sorted(path.stem for path in DAGS_FOLDER.glob("kraken_*.py"))
 """Each DAG file defines one DAG whose id is the file's name."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def deployment() -> Iterator[Deployment]:
-    """PostgreSQL, API server, scheduler, dag-processor, triggerer and sandbox, up for the session."""
+    """PostgreSQL, API server, scheduler, dag-processor, triggerer and sandbox, up for the module."""
     started = time.monotonic()
     deployed = Deployment(DAGS_FOLDER)
     atexit.register(deployed.stop)
@@ -39,7 +43,7 @@ def deployment() -> Iterator[Deployment]:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def setup_hook(deployment: Deployment) -> Iterator[KrakenHook]:
     """A hook on the sandbox's unlimited-tier setup key (same account), for arranging scenarios.
 

@@ -233,21 +233,26 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_triggers(deployment: Deployme
     signatures = sorted(deployment.recorder.signatures)
     assert len(signatures) > 100, "too few signatures recorded: did the scenarios run?"
     assert deployment.recorder.count(deployment.key.otp.encode()) > 0, "the OTP was never sent"
-    scanner = LeakScanner(
-        {"API secret": [deployment.key.secret], "OTP": [deployment.key.otp], "API-Sign": signatures}
-    )
+    # A planted value proves the scan reads the database and the log files it claims to read.
+    canary = f"canary-{deployment.fernet_key[:20]}"
+    deployment.api.set_variable("kraken_deployment_canary", canary)
+    (deployment.logs_dir / "canary.log").write_text(f"planted {canary}\n", encoding="utf-8")
+    secrets = {"API secret": [deployment.key.secret], "OTP": [deployment.key.otp], "API-Sign": signatures}
+    scanner = LeakScanner({**secrets, "canary": [canary]})
 
     for path in sorted(deployment.logs_dir.rglob("*.log")):
-        category = "trigger logs" if ".log.trigger." in path.name else "task logs"
-        scanner.scan_file(path, category=category)
+        scanner.scan_file(path, category="trigger logs" if ".log.trigger." in path.name else "task logs")
     for name in AIRFLOW_COMPONENTS:
         scanner.scan_file(deployment.registry.log_dir / f"{name}.log", category="component output")
-    scanner.scan_database(deployment.postgres)
+    scanner.scan_database(deployment.postgres, deployment.fernet_key)
     for where, text in deployment.captured:
         scanner.scan(where, text, category="trigger kwargs")
 
     REPORT.append(f"    scanned: {scanner.scanned}")
-    assert scanner.leaks == [], "\n".join(str(leak) for leak in scanner.leaks)
+    canaries = sorted(leak.where.rsplit("/", 1)[-1] for leak in scanner.leaks if leak.secret == "canary")
+    assert canaries == ["canary.log", "variable kraken_deployment_canary"]
+    leaks = [leak for leak in scanner.leaks if leak.secret != "canary"]
+    assert leaks == [], "\n".join(str(leak) for leak in leaks)
     for category in (
         "task logs",
         "trigger logs",

@@ -133,6 +133,9 @@ class AirflowApi:
         ]
         return result
 
+    def set_variable(self, key: str, value: str) -> None:
+        self.call("POST", "/variables", json={"key": key, "value": value})
+
     def ensure_pool(self, name: str, slots: int) -> None:
         body = {"name": name, "slots": slots, "description": "Kraken API key (deployment tests)"}
         response = self._session.post(f"{self.base_url}/api/v2/pools", json=body, timeout=30)

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,8 @@ from .world import DeploymentKey, world_text
 VENV_BIN = Path(sys.executable).parent
 COMPONENTS = ("scheduler", "dag-processor", "triggerer")
 AIRFLOW_COMPONENTS = ("api-server", *COMPONENTS)
-HEALTH_KEYS = {"scheduler": "scheduler", "dag_processor": "dag-processor", "triggerer": "triggerer"}
+HEALTH_KEYS = ("scheduler", "dag_processor", "triggerer")
+"""What `/api/v2/monitor/health` reports on besides the database."""
 PARALLELISM = 8
 POOL = "kraken"
 """The pool every Kraken task of the deployment's DAGs runs in (one pool per API key, as documented)."""
@@ -85,7 +86,7 @@ class Deployment:
         self.root = Path(tempfile.mkdtemp(prefix="kraken-deployment-"))
         self.root.chmod(0o711)  # PostgreSQL runs as its own user and must reach its data dir
         self.home = self.root / "airflow-home"
-        self.registry = ProcessRegistry(self.root / "process-logs", uuid.uuid4().hex)
+        self.registry = ProcessRegistry(self.root / "process-logs", cleanup_dir=self.root)
         self.key = DeploymentKey.generate()
         self.fernet_key = Fernet.generate_key().decode()
         self.admin_password = secrets.token_urlsafe(16)
@@ -136,7 +137,7 @@ class Deployment:
         for dag_id in dag_ids:
             wait_until(
                 f"DAG {dag_id} to be parsed",
-                lambda dag_id=dag_id: self.api.dag(dag_id),
+                partial(self.api.dag, dag_id),
                 timeout=max(5.0, deadline - time.monotonic()),
                 diagnostics=lambda: (
                     f"import errors: {self.api.import_errors()}\n{self.diagnostics(['dag-processor'])}"
@@ -258,7 +259,7 @@ class Deployment:
     def _migrate(self) -> None:
         result = subprocess.run(
             [str(VENV_BIN / "airflow"), "db", "migrate"],
-            env={**self._env},
+            env=self._env,
             capture_output=True,
             text=True,
             timeout=300,
@@ -269,26 +270,29 @@ class Deployment:
             )
 
     def _api_up(self) -> bool:
-        api = self.registry.get("api-server")
-        if not api.alive():
-            raise RuntimeError(f"the API server exited:\n{api.tail()}")
+        self._require_alive(["api-server"])
         try:
-            return requests.get(f"{self.api.base_url}/api/v2/monitor/health", timeout=2).status_code == 200
+            return self._health() is not None
         except requests.RequestException:
             return False
 
     def _healthy(self) -> bool:
-        for name in COMPONENTS:
+        self._require_alive(COMPONENTS)
+        health = self._health() or {}
+        return all(health.get(key, {}).get("status") == "healthy" for key in HEALTH_KEYS)
+
+    def _health(self) -> dict[str, Any] | None:
+        response = requests.get(f"{self.api.base_url}/api/v2/monitor/health", timeout=5)
+        if response.status_code != 200:
+            return None
+        health: dict[str, Any] = response.json()
+        return health
+
+    def _require_alive(self, names: Sequence[str]) -> None:
+        for name in names:
             process = self.registry.get(name)
             if not process.alive():
                 raise RuntimeError(f"airflow {name} exited:\n{process.tail()}")
-        health = requests.get(f"{self.api.base_url}/api/v2/monitor/health", timeout=5).json()
-        return all(health.get(key, {}).get("status") == "healthy" for key in HEALTH_KEYS)
-
-    def triggerer_healthy(self) -> bool:
-        """Whether a triggerer heartbeat is recent (after a restart)."""
-        health = requests.get(f"{self.api.base_url}/api/v2/monitor/health", timeout=5).json()
-        return bool(health.get("triggerer", {}).get("status") == "healthy")
 
 
 @dataclass(frozen=True)
@@ -329,9 +333,7 @@ class DagRun:
 
 def _clean_env() -> dict[str, str]:
     """This process's environment without any Airflow setting (pytest's conftest sets its own)."""
-    return {
-        k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "KRAKEN_DEPLOYMENT_ID"
-    }
+    return {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
 
 
 def _ready_line(process: ManagedProcess) -> dict[str, str] | None:

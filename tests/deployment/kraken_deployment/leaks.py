@@ -69,14 +69,16 @@ class LeakScanner:
         """A text file."""
         self.scan(str(path), path.read_text("utf-8", "replace"), category=category)
 
-    def scan_database(self, postgres: Postgres) -> None:
-        """Every row of every table of the metadata database, as text."""
+    def scan_database(self, postgres: Postgres, fernet_key: str) -> None:
+        """Every row of every table of the metadata database as text, encrypted Variables decrypted."""
         tables = postgres.query(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
         )
         for (table,) in tables:
             for (row,) in postgres.query(f'SELECT t::text FROM "{table}" t'):
                 self.scan(f"table {table}", row, category=f"db:{table}")
+        for key, value in postgres.query("SELECT key, val FROM variable WHERE is_encrypted"):
+            self.scan(f"variable {key}", decrypt(value, fernet_key), category="db:variable (decrypted)")
 
 
 def decrypt(value: str, fernet_key: str) -> str:
@@ -86,4 +88,4 @@ def decrypt(value: str, fernet_key: str) -> str:
     try:
         return Fernet(fernet_key.encode()).decrypt(value.encode()).decode()
     except InvalidToken as exc:
-        raise AssertionError("trigger kwargs not decryptable with the deployment's Fernet key") from exc
+        raise AssertionError("a value is not decryptable with the deployment's Fernet key") from exc

@@ -1,8 +1,10 @@
 """Child processes of the deployment: started in their own session, logged to files, stopped for sure.
 
-Every process gets a marker in its environment, inherited by everything it forks (executor workers,
-task processes, PostgreSQL backends, triggerer runners). Teardown and the watchdog find leftovers by
-that marker, so nothing survives the harness even when a middle process died first.
+Each process starts a new session, and what it forks stays in that session: executor workers, task
+processes (in process groups of their own), the triggerer's runner. Stopping a process kills its
+session, orphans included, and its descendants (PostgreSQL's backends open sessions of their own). A
+watchdog does the same for every session if the harness itself dies. (An environment marker would
+not do: setproctitle overwrites what /proc/<pid>/environ shows.)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,12 +23,10 @@ from pathlib import Path
 
 import psutil
 
-MARKER = "KRAKEN_DEPLOYMENT_ID"
-
 
 @dataclass
 class ManagedProcess:
-    """One started process with its log file."""
+    """One started process (the leader of its own session) with its log file."""
 
     name: str
     argv: list[str]
@@ -45,40 +46,41 @@ class ManagedProcess:
         return tail(self.log_path, lines)
 
     def stop(self, timeout: float = 20.0) -> None:
-        """Signal the process group and wait; then kill whatever of its process tree is left."""
-        tree = self.tree()
+        """Signal the process group and wait; then kill whatever is left of its session."""
         if self.alive():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, self.stop_signal)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=timeout)
-        _kill_all(tree)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=10)
+        self.kill()
 
     def kill(self) -> None:
-        """SIGKILL the process and all its descendants at once (what a crash or an OOM kill looks like)."""
-        _kill_all(self.tree())
+        """SIGKILL the process, its descendants and its session at once (as a crash or an OOM kill would).
+
+        Descendants count too: PostgreSQL's backends start sessions of their own.
+        """
+        try:
+            descendants = psutil.Process(self.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            descendants = []
+        _kill_all([*descendants, *session_members({self.pid})])
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=10)
-
-    def tree(self) -> list[psutil.Process]:
-        """The process and its descendants (some run in process groups of their own)."""
-        try:
-            root = psutil.Process(self.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
 
 
 @dataclass
 class ProcessRegistry:
-    """Starts processes tagged with one deployment id and reaps every process carrying it."""
+    """Starts processes in sessions of their own, listed in a file the watchdog reads if we die."""
 
     log_dir: Path
-    deployment_id: str
+    cleanup_dir: Path | None = None
+    """Removed by the watchdog after reaping, when the harness died before removing it itself."""
     processes: list[ManagedProcess] = field(default_factory=list)
     _watchdog: subprocess.Popen[bytes] | None = None
+
+    @property
+    def sessions_file(self) -> Path:
+        return self.log_dir / "sessions"
 
     def start(
         self,
@@ -87,17 +89,16 @@ class ProcessRegistry:
         env: Mapping[str, str],
         *,
         user: str | None = None,
-        cwd: Path | None = None,
         stop_signal: int = signal.SIGTERM,
     ) -> ManagedProcess:
         """Start `argv` in a new session with its output in `<log_dir>/<name>.log`."""
-        self._ensure_watchdog()
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._ensure_watchdog()
         log_path = self.log_dir / f"{name}.log"
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(
                 list(argv),
-                env={**env, MARKER: self.deployment_id},
+                env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -105,8 +106,9 @@ class ProcessRegistry:
                 user=user,
                 group=user,
                 extra_groups=[] if user else None,
-                cwd=cwd,
             )
+        with open(self.sessions_file, "a", encoding="ascii") as sessions:
+            sessions.write(f"{popen.pid}\n")
         process = ManagedProcess(name, list(argv), log_path, popen, stop_signal)
         self.processes.append(process)
         return process
@@ -119,10 +121,10 @@ class ProcessRegistry:
         raise KeyError(name)
 
     def stop_all(self) -> list[int]:
-        """Stop everything, newest first, then kill any marked leftover; returns the leftovers' pids."""
+        """Stop everything, newest first, then kill any straggler of their sessions; returns its pids."""
         for process in reversed(self.processes):
             process.stop()
-        leftovers = reap(self.deployment_id)
+        leftovers = reap({process.pid for process in self.processes})
         if self._watchdog is not None:
             self._watchdog.kill()
             self._watchdog.wait(timeout=10)
@@ -130,35 +132,30 @@ class ProcessRegistry:
         return leftovers
 
     def _ensure_watchdog(self) -> None:
-        """A detached process that reaps the deployment if this process dies without tearing down."""
+        """A detached process that reaps every session (and removes `cleanup_dir`) if this process dies."""
         if self._watchdog is None:
-            self._watchdog = subprocess.Popen(
-                [sys.executable, __file__, "--watch", str(os.getpid()), self.deployment_id],
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            argv = [sys.executable, __file__, "--watch", str(os.getpid()), str(self.sessions_file)]
+            argv.append(str(self.cleanup_dir or ""))
+            self._watchdog = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def marked_processes(deployment_id: str) -> list[psutil.Process]:
-    """Live processes whose environment carries this deployment's marker."""
+def session_members(sessions: set[int]) -> list[psutil.Process]:
+    """Live processes (other than this one) belonging to any of these sessions."""
     found = []
-    me = os.getpid()
-    for proc in psutil.process_iter(["pid"]):
-        if proc.pid == me:
-            continue
+    for proc in psutil.process_iter():
         try:
-            if proc.environ().get(MARKER) == deployment_id:
+            if proc.pid != os.getpid() and os.getsid(proc.pid) in sessions:
                 found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        except (ProcessLookupError, PermissionError):
             continue
     return found
 
 
-def reap(deployment_id: str) -> list[int]:
-    """SIGKILL every process of the deployment still alive; returns their pids."""
-    leftovers = marked_processes(deployment_id)
-    _kill_all(leftovers)
-    return [proc.pid for proc in leftovers]
+def reap(sessions: set[int]) -> list[int]:
+    """SIGKILL every live process of these sessions; returns their pids."""
+    members = session_members(sessions)
+    _kill_all(members)
+    return [proc.pid for proc in members]
 
 
 def _kill_all(processes: list[psutil.Process]) -> None:
@@ -194,19 +191,22 @@ def _brief(line: str) -> str:
     )
 
 
-def _watch(parent_pid: int, deployment_id: str) -> None:
-    """Wait for the harness process to go away, then reap what it left behind."""
+def _watch(parent_pid: int, sessions_file: Path, cleanup_dir: str) -> None:
+    """Wait for the harness process to go away, then reap its sessions and remove its temp dir."""
     while _alive(parent_pid):
         time.sleep(1)
-    reap(deployment_id)
+    with contextlib.suppress(FileNotFoundError):
+        reap({int(line) for line in sessions_file.read_text(encoding="ascii").split()})
+    if cleanup_dir:
+        shutil.rmtree(cleanup_dir, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--watch"]:
-    _watch(int(sys.argv[2]), sys.argv[3])
+    _watch(int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
