@@ -21,6 +21,7 @@ from kraken_deployment.world import KEY_NAME
 
 from airflow_provider_kraken.hooks.kraken import KrakenHook
 from airflow_provider_kraken.sandbox.admin import AdminClient, CallRecord
+from airflow_provider_kraken.sandbox.faults import FaultKind
 
 pytestmark = [pytest.mark.deployment, pytest.mark.timeout(420)]
 
@@ -68,6 +69,7 @@ def report_calls(calls: list[CallRecord]) -> None:
 
 def kill_task_process(ti: dict[str, Any]) -> None:
     """SIGKILL the process running a task instance (the pid Airflow's API names), nothing else."""
+    assert ti["pid"], f"no pid for the task instance: {ti}"
     process = psutil.Process(ti["pid"])
     title = " ".join(process.cmdline())
     assert title.startswith("airflow worker") and ti["id"] in title, title
@@ -120,8 +122,9 @@ def test_lost_withdraw_answer_then_airflow_retry_books_once(deployment: Deployme
     """The answer is dropped after execution and try 1 dies reconciling; Airflow's retry adopts it."""
     admin = deployment.admin
     mark = last_seq(admin)
-    admin.drop_response("Withdraw", execute=True)
-    admin.kraken_error("EGeneral:Permission denied", "WithdrawStatus", times=1)
+    key = deployment.key.key
+    admin.add_fault(FaultKind.DROP, "Withdraw", execute=True, api_key=key)
+    admin.add_fault(FaultKind.KRAKEN_ERROR, "WithdrawStatus", error="EGeneral:Permission denied", api_key=key)
 
     run = deployment.trigger("kraken_withdraw_once", "answer-lost", {"amount": "32.2"})
 
@@ -219,6 +222,8 @@ def test_triggerer_killed_while_50_sensors_wait(deployment: Deployment, setup_ho
     for index in (0, 39):
         record = run.xcom("wait", index)
         assert (record["refid"], record["status"]) == (refids[index], "Success")
+    for index in (40, 49):
+        assert "KrakenWaitFailed" in run.logs("wait", map_index=index), run.logs("wait", map_index=index)
     calls = admin.calls(since=mark)
     report_calls(calls)
     assert [call for call in calls if is_write(call)] == []

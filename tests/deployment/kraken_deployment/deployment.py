@@ -194,9 +194,13 @@ class Deployment:
                 parts.append(f"--- {process.name} (pid {process.pid}, {state}) ---\n{process.tail(lines)}")
         return "\n".join(parts)
 
-    def task_log_tail(self, dag_id: str, run_id: str, task_id: str, lines: int = 40) -> str:
-        """The end of every log file of one task (all tries and map indexes, triggers included)."""
+    def task_log_tail(
+        self, dag_id: str, run_id: str, task_id: str, lines: int = 40, map_index: int | None = None
+    ) -> str:
+        """The end of every log file of one task (all tries, triggers included; one map index if given)."""
         base = self.logs_dir / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        if map_index is not None:
+            base /= f"map_index={map_index}"
         return "\n".join(
             f"--- {path.relative_to(self.logs_dir)} ---\n{tail(path, lines)}"
             for path in sorted(base.rglob("*.log"))
@@ -326,9 +330,9 @@ class DagRun:
         tis = self.deployment.api.task_instances(self.dag_id, self.run_id)
         return {ti["map_index"]: ti for ti in tis if ti["task_id"] == task_id}
 
-    def logs(self, task_id: str, lines: int = 60) -> str:
-        """The end of the task's log files (every try, every map index, trigger logs included)."""
-        return self.deployment.task_log_tail(self.dag_id, self.run_id, task_id, lines)
+    def logs(self, task_id: str, lines: int = 60, map_index: int | None = None) -> str:
+        """The end of the task's log files (every try and trigger log; every map index unless given)."""
+        return self.deployment.task_log_tail(self.dag_id, self.run_id, task_id, lines, map_index)
 
 
 def _clean_env() -> dict[str, str]:
