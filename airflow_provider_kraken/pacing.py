@@ -1,14 +1,19 @@
 """Per-key pacing inside one process: strictly increasing nonces and a mirror of Kraken's call counter.
 
 Kraken keeps one high-water nonce and one decaying call counter per API key. Requests of one
-process are ordered per key (so their nonces arrive in order) and spaced so a burst waits here
-instead of being rejected there. Other processes sharing a key are covered by the hook's retry on
-``EAPI:Invalid nonce``; the docs ask for one key per connection.
+process are ordered per key (so their nonces arrive in order). The counter is mirrored in a small
+locked file shared by every process of the host (parallel task processes of one worker, the
+triggerer), so a burst waits here instead of being rejected there. Processes on other hosts are
+covered by the hook's retries and by a pool per key; the docs ask for one key per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
+import os
+import tempfile
 import threading
 import time
 import weakref
@@ -40,11 +45,19 @@ class NonceSource:
             return self._last
 
 
+def book(level: float, elapsed: float, cost: float, limit: float, decay: float) -> tuple[float, float]:
+    """Kraken's leaky bucket: decay ``level`` over ``elapsed`` seconds, book ``cost``: (wait, level)."""
+    level = max(0.0, level - max(0.0, elapsed) * decay)
+    wait = max(0.0, (level + cost - limit) / decay)
+    return wait, level + cost
+
+
 class CallCounter:
     """A leaky bucket mirroring Kraken's per-key counter: it books calls and says how long to wait.
 
     Written here rather than taken from a rate-limit library because it must mirror Kraken's
-    counter exactly (maximum and decay per tier) and be shared by threads and event loops alike.
+    counter exactly (maximum and decay per tier) and be shared by threads, event loops and, through
+    :class:`HostCallCounter`, processes alike.
     """
 
     def __init__(self, maximum: float, decay_per_second: float, clock: Callable[[], float] = time.monotonic):
@@ -65,11 +78,54 @@ class CallCounter:
         """Book ``cost`` points and return the seconds to wait before sending the call."""
         with self._lock:
             now = self._clock()
-            self._level = max(0.0, self._level - (now - self._updated) * self.decay)
+            wait, self._level = book(self._level, now - self._updated, cost, self.limit, self.decay)
             self._updated = now
-            wait = max(0.0, (self._level + cost - self.limit) / self.decay)
-            self._level += cost
             return wait
+
+
+class HostCallCounter(CallCounter):
+    """The same counter kept in a locked file, so every process of this host books against one count.
+
+    Each task runs in its own process: without this, every one of them would start with an empty
+    counter and twenty parallel withdrawals would overrun the key together. The file holds only the
+    level and a time, under a name derived from a hash of the endpoint and key.
+    """
+
+    def __init__(self, path: str, maximum: float, decay_per_second: float) -> None:
+        super().__init__(maximum, decay_per_second, clock=time.time)
+        self.path = path
+
+    def reserve(self, cost: float = 1) -> float:
+        with self._lock, open(self.path, "a+", encoding="ascii") as state:
+            fcntl.flock(state, fcntl.LOCK_EX)  # released when the file closes
+            state.seek(0)
+            level, updated = _read_state(state.read())
+            now = time.time()
+            wait, level = book(level, now - updated if updated else 0.0, cost, self.limit, self.decay)
+            state.seek(0)
+            state.truncate()
+            state.write(f"{level!r} {now!r}")
+            return wait
+
+
+def _read_state(text: str) -> tuple[float, float]:
+    try:
+        level, updated = (float(part) for part in text.split())
+    except ValueError:  # a new or unreadable file: start empty
+        return 0.0, 0.0
+    return level, updated
+
+
+def host_counter_path(base_url: str, api_key: str) -> str:
+    """Where this host keeps the counter of one key (named by a hash: the key never appears)."""
+    folder = os.path.join(HOST_STATE_DIR or tempfile.gettempdir(), "airflow-provider-kraken")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    digest = hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:32]
+    return os.path.join(folder, f"calls-{digest}")
+
+
+#: Folder for the host-wide counters (None: the system's temporary folder). Tests point it elsewhere.
+HOST_STATE_DIR: str | None = None
 
 
 @dataclass
@@ -104,7 +160,8 @@ def pacer_for(base_url: str, api_key: str, tier: str) -> KeyPacer:
     with _PACERS_LOCK:
         pacer = _PACERS.get((base_url, api_key))
         if pacer is None:
-            pacer = KeyPacer(CallCounter(maximum, decay), threading.Lock(), weakref.WeakKeyDictionary())
+            counter = HostCallCounter(host_counter_path(base_url, api_key), maximum, decay)
+            pacer = KeyPacer(counter, threading.Lock(), weakref.WeakKeyDictionary())
             _PACERS[(base_url, api_key)] = pacer
         else:
             pacer.counter.tighten(maximum, decay)

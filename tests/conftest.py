@@ -18,8 +18,9 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_call_counters() -> None:
+def _fresh_call_counters(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's sandbox world starts with fresh rate counters, so the client's mirror of them does too."""
     from airflow_provider_kraken import pacing
 
     pacing._PACERS.clear()
+    monkeypatch.setattr(pacing, "HOST_STATE_DIR", str(tmp_path_factory.mktemp("pacing")))

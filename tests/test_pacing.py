@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
-from airflow_provider_kraken.pacing import HEADROOM, RATE_TIERS, CallCounter, NonceSource, pacer_for
+from airflow_provider_kraken import pacing
+from airflow_provider_kraken.pacing import (
+    HEADROOM,
+    RATE_TIERS,
+    CallCounter,
+    HostCallCounter,
+    NonceSource,
+    host_counter_path,
+    pacer_for,
+)
 
 
 def test_nonces_increase_when_the_clock_steps_back() -> None:
@@ -68,3 +80,32 @@ def test_a_key_seen_with_two_tiers_is_paced_by_the_stricter_one() -> None:
     assert again is first
     assert (first.counter.limit, first.counter.decay) == (15 - HEADROOM, 0.33)
     assert pacer_for("http://pacing-test", "key-1", "pro").counter.decay == 0.33
+
+
+def test_host_counter_is_shared_through_its_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "calls")
+    first, second = HostCallCounter(path, 20, 1.0), HostCallCounter(path, 20, 1.0)
+    assert [first.reserve() for _ in range(18)] == [0.0] * 18
+    assert second.reserve() == pytest.approx(1.0, abs=0.05), "the second counter sees the first one's calls"
+
+
+def test_host_counter_is_shared_by_another_process(tmp_path: Path) -> None:
+    path = str(tmp_path / "calls")
+    burst = (
+        "from airflow_provider_kraken.pacing import HostCallCounter\n"
+        f"counter = HostCallCounter({path!r}, 20, 1.0)\n"
+        "print(sum(counter.reserve() for _ in range(18)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", burst], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert float(done.stdout) == 0.0
+    assert HostCallCounter(path, 20, 1.0).reserve() > 0.5
+
+
+def test_host_counter_file_names_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pacing, "HOST_STATE_DIR", str(tmp_path))
+    path = host_counter_path("https://api.kraken.com", "MY-API-KEY")
+    assert "MY-API-KEY" not in path and path.startswith(str(tmp_path))
+    assert path == host_counter_path("https://api.kraken.com", "MY-API-KEY")
+    assert path != host_counter_path("https://api.kraken.com", "OTHER-KEY")

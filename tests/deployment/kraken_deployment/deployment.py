@@ -43,7 +43,7 @@ HEALTH_KEYS = ("scheduler", "dag_processor", "triggerer")
 PARALLELISM = 8
 POOL = "kraken"
 """The pool every Kraken task of the deployment's DAGs runs in (one pool per API key, as documented)."""
-POOL_SLOTS = 1
+POOL_SLOTS = 4
 """One Kraken task of the key runs at a time (deferred ones hold no slot): see docs/deployment.md."""
 ADMIN_USER = "admin"
 DOGE_BALANCE = "1000000"
