@@ -88,24 +88,36 @@ class HostCallCounter(CallCounter):
 
     Each task runs in its own process: without this, every one of them would start with an empty
     counter and twenty parallel withdrawals would overrun the key together. The file holds only the
-    level and a time, under a name derived from a hash of the endpoint and key.
+    level and a time, under a name derived from a hash of the endpoint and key. The descriptor stays
+    open (one per process: a forked child reopens it, since ``flock`` locks belong to the open file).
     """
+
+    RECORD_SIZE = 64
 
     def __init__(self, path: str, maximum: float, decay_per_second: float) -> None:
         super().__init__(maximum, decay_per_second, clock=time.time)
         self.path = path
+        self._fd = -1
+        self._pid = -1
 
     def reserve(self, cost: float = 1) -> float:
-        with self._lock, open(self.path, "a+", encoding="ascii") as state:
-            fcntl.flock(state, fcntl.LOCK_EX)  # released when the file closes
-            state.seek(0)
-            level, updated = _read_state(state.read())
-            now = time.time()
-            wait, level = book(level, now - updated if updated else 0.0, cost, self.limit, self.decay)
-            state.seek(0)
-            state.truncate()
-            state.write(f"{level!r} {now!r}")
+        with self._lock:
+            fd = self._descriptor()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                level, updated = _read_state(os.pread(fd, self.RECORD_SIZE, 0).decode("ascii", "replace"))
+                now = time.time()
+                wait, level = book(level, now - updated if updated else 0.0, cost, self.limit, self.decay)
+                os.pwrite(fd, f"{level!r} {now!r}".ljust(self.RECORD_SIZE).encode("ascii"), 0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
             return wait
+
+    def _descriptor(self) -> int:
+        if self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
 
 
 def _read_state(text: str) -> tuple[float, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,3 +25,20 @@ def _fresh_call_counters(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
 
     pacing._PACERS.clear()
     monkeypatch.setattr(pacing, "HOST_STATE_DIR", str(tmp_path_factory.mktemp("pacing")))
+
+
+@pytest.fixture
+def kraken_signed_requests(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every request the hook signs, spied on (they still go over real HTTP to the sandbox)."""
+    from airflow_provider_kraken import protocol
+    from airflow_provider_kraken.hooks import kraken as kraken_module
+
+    seen: list[protocol.SignedRequest] = []
+
+    def spy(*args: Any, **kwargs: Any) -> protocol.SignedRequest:
+        request = protocol.encode_private(*args, **kwargs)
+        seen.append(request)
+        return request
+
+    monkeypatch.setattr(kraken_module, "encode_private", spy)
+    return seen

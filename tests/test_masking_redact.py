@@ -22,7 +22,6 @@ from airflow.sdk.log import redact
 
 from airflow_provider_kraken import protocol
 from airflow_provider_kraken.exceptions import KrakenError, KrakenOutcomeUnknown
-from airflow_provider_kraken.hooks import kraken as kraken_module
 from airflow_provider_kraken.hooks.kraken import KrakenHook
 
 CONN_ID = "kraken_masking_unit"
@@ -80,20 +79,6 @@ def hook(kraken_sandbox: Any, creds: Any, monkeypatch: pytest.MonkeyPatch) -> It
     made = KrakenHook(CONN_ID)
     yield made
     made.close()
-
-
-@pytest.fixture
-def signed(monkeypatch: pytest.MonkeyPatch) -> list[protocol.SignedRequest]:
-    """Every request the hook signs (they still go over real HTTP to the sandbox)."""
-    seen: list[protocol.SignedRequest] = []
-
-    def spy(*args: Any, **kwargs: Any) -> protocol.SignedRequest:
-        request = protocol.encode_private(*args, **kwargs)
-        seen.append(request)
-        return request
-
-    monkeypatch.setattr(kraken_module, "encode_private", spy)
-    return seen
 
 
 @pytest.fixture
@@ -163,7 +148,10 @@ def test_async_connection_path_masks_too(
 
 
 def test_every_write_signature_is_masked_and_reads_are_not_registered(
-    kraken_sandbox: Any, hook: KrakenHook, signed: list[protocol.SignedRequest], fresh_masker: None
+    kraken_sandbox: Any,
+    hook: KrakenHook,
+    kraken_signed_requests: list[protocol.SignedRequest],
+    fresh_masker: None,
 ) -> None:
     receipt = hook.withdraw(asset="doge", key="XDG_Wallet", amount="12")
     hook.withdraw_cancel(asset="doge", refid=receipt.refid)
@@ -171,8 +159,12 @@ def test_every_write_signature_is_masked_and_reads_are_not_registered(
     hook.wallet_transfer(asset="USDC", from_wallet="Spot Wallet", to_wallet="Futures Wallet", amount="5")
     hook.withdraw_status(asset="doge")
 
-    writes = [r for r in signed if protocol.call_kind(r.method, _params(r)) is protocol.CallKind.WRITE]
-    reads = [r for r in signed if r not in writes]
+    writes = [
+        r
+        for r in kraken_signed_requests
+        if protocol.call_kind(r.method, _params(r)) is protocol.CallKind.WRITE
+    ]
+    reads = [r for r in kraken_signed_requests if r not in writes]
     assert sorted(r.method for r in writes) == [
         "DepositAddresses",
         "WalletTransfer",
@@ -190,7 +182,7 @@ def test_no_secret_or_signature_in_debug_logs_sync(
     kraken_sandbox: Any,
     creds: Any,
     hook: KrakenHook,
-    signed: list[protocol.SignedRequest],
+    kraken_signed_requests: list[protocol.SignedRequest],
     debug_logs: Logged,
 ) -> None:
     kraken_sandbox.admin.service_unavailable("Balance", times=1)  # a retried read logs a warning
@@ -204,8 +196,10 @@ def test_no_secret_or_signature_in_debug_logs_sync(
     logged = debug_logs.text() + str(lost.value) + repr(lost.value)
     assert "Kraken Withdraw answered" in logged and "Kraken call failed" in logged
     assert "urllib3.connectionpool" in debug_logs.names
-    assert {"Balance", "Withdraw", "WithdrawStatus", "WithdrawCancel"} <= {r.method for r in signed}
-    forbidden = {creds.secret, OTP, *(request.signature for request in signed)}
+    assert {"Balance", "Withdraw", "WithdrawStatus", "WithdrawCancel"} <= {
+        r.method for r in kraken_signed_requests
+    }
+    forbidden = {creds.secret, OTP, *(request.signature for request in kraken_signed_requests)}
     assert [value for value in forbidden if value in logged] == []
 
 
@@ -213,7 +207,7 @@ def test_no_secret_or_signature_in_debug_logs_async(
     kraken_sandbox: Any,
     creds: Any,
     hook: KrakenHook,
-    signed: list[protocol.SignedRequest],
+    kraken_signed_requests: list[protocol.SignedRequest],
     debug_logs: Logged,
 ) -> None:
     """The triggers' path: the async transport, async retries, async errors."""
@@ -234,8 +228,8 @@ def test_no_secret_or_signature_in_debug_logs_async(
     logged = debug_logs.text() + error
     assert "HTTP 502" in error
     assert "Kraken WithdrawStatus answered" in logged and "Kraken call failed" in logged
-    assert {r.method for r in signed} == {"WithdrawStatus", "DepositStatus"}
-    forbidden = {creds.secret, OTP, *(request.signature for request in signed)}
+    assert {r.method for r in kraken_signed_requests} == {"WithdrawStatus", "DepositStatus"}
+    forbidden = {creds.secret, OTP, *(request.signature for request in kraken_signed_requests)}
     assert [value for value in forbidden if value in logged] == []
 
 

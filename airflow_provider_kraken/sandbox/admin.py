@@ -368,20 +368,21 @@ class AdminClient:
         self, refid: str, status: str | None = None, *, status_prop: str | None = _UNSET
     ) -> dict[str, Any]:
         """Force a withdrawal's status and/or status-prop (pass `status_prop=None` to clear it)."""
-        payload: dict[str, Any] = {"status": status}
-        if status_prop is not _UNSET:
-            payload["status_prop"] = status_prop
-        result: dict[str, Any] = self._call("POST", f"/withdrawals/{refid}", payload)
-        return result
+        return self._set_status("withdrawals", refid, status, status_prop)
 
     def set_deposit_status(
         self, refid: str, status: str | None = None, *, status_prop: str | None = _UNSET
     ) -> dict[str, Any]:
         """Force a deposit's status and/or status-prop."""
+        return self._set_status("deposits", refid, status, status_prop)
+
+    def _set_status(
+        self, records: str, refid: str, status: str | None, status_prop: str | None
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {"status": status}
         if status_prop is not _UNSET:
             payload["status_prop"] = status_prop
-        result: dict[str, Any] = self._call("POST", f"/deposits/{refid}", payload)
+        result: dict[str, Any] = self._call("POST", f"/{records}/{refid}", payload)
         return result
 
     def inject_deposit(

@@ -289,24 +289,28 @@ async def lifecycle(host: SandboxHost, request: Request) -> Any:
 
 async def set_withdrawal(host: SandboxHost, request: Request) -> Any:
     """Force a withdrawal's `status` and/or `status_prop` (null clears it); Failure refunds."""
-    state = host.state
-    record = state.ledger.find_withdrawal(request.path_params["refid"])
-    if record is None:
-        raise AdminError("unknown withdrawal", 404)
-    status, prop = _status_update(await _payload(request), WITHDRAW_STATUSES, record.status_prop)
-    state.ledger.set_withdrawal_status(record, status or record.status, prop, state.clock.now())
+    ledger = host.state.ledger
+    record = await _set_status(
+        host, request, ledger.find_withdrawal, ledger.set_withdrawal_status, "withdrawal"
+    )
     return withdrawal_json(record)
 
 
 async def set_deposit(host: SandboxHost, request: Request) -> Any:
     """Force a deposit's `status` and/or `status_prop`; crediting follows Success."""
-    state = host.state
-    record = state.ledger.find_deposit(request.path_params["refid"])
-    if record is None:
-        raise AdminError("unknown deposit", 404)
-    status, prop = _status_update(await _payload(request), WITHDRAW_STATUSES, record.status_prop)
-    state.ledger.set_deposit_status(record, status or record.status, prop, state.clock.now())
+    ledger = host.state.ledger
+    record = await _set_status(host, request, ledger.find_deposit, ledger.set_deposit_status, "deposit")
     return deposit_json(record)
+
+
+async def _set_status(host: SandboxHost, request: Request, find: Any, apply: Any, what: str) -> Any:
+    """Find the record named in the path, then apply the requested status and/or status-prop to it."""
+    record = find(request.path_params["refid"])
+    if record is None:
+        raise AdminError(f"unknown {what}", 404)
+    status, prop = _status_update(await _payload(request), WITHDRAW_STATUSES, record.status_prop)
+    apply(record, status or record.status, prop, host.state.clock.now())
+    return record
 
 
 async def inject_deposit(host: SandboxHost, request: Request) -> Any:

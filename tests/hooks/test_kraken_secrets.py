@@ -11,22 +11,7 @@ from airflow.sdk.log import redact
 
 from airflow_provider_kraken import protocol
 from airflow_provider_kraken.exceptions import KrakenConnectionConfigError, KrakenOutcomeUnknown
-from airflow_provider_kraken.hooks import kraken as kraken_module
 from airflow_provider_kraken.hooks.kraken import KrakenHook
-
-
-@pytest.fixture
-def signed(monkeypatch: pytest.MonkeyPatch) -> list[protocol.SignedRequest]:
-    """Spy on every request the hook signs (the requests still go over real HTTP)."""
-    seen: list[protocol.SignedRequest] = []
-
-    def spy(*args: Any, **kwargs: Any) -> protocol.SignedRequest:
-        request = protocol.encode_private(*args, **kwargs)
-        seen.append(request)
-        return request
-
-    monkeypatch.setattr(kraken_module, "encode_private", spy)
-    return seen
 
 
 @pytest.fixture
@@ -48,21 +33,21 @@ def otp_hook(kraken_sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> KrakenHook
 
 
 def test_secret_otp_and_write_signatures_are_masked(
-    otp_hook: KrakenHook, kraken_sandbox: Any, signed: list[protocol.SignedRequest]
+    otp_hook: KrakenHook, kraken_sandbox: Any, kraken_signed_requests: list[protocol.SignedRequest]
 ) -> None:
     creds = kraken_sandbox.admin.keys()["sandbox-otp"]
     otp_hook.balance()
     otp_hook.withdraw(asset="doge", key="XDG_Wallet", amount="25")
     assert "***" in redact(f"secret={creds.secret}") and creds.secret not in redact(creds.secret)
     assert creds.otp not in redact(f"otp={creds.otp}")
-    [write] = [r for r in signed if r.method == "Withdraw"]
+    [write] = [r for r in kraken_signed_requests if r.method == "Withdraw"]
     assert write.signature not in redact(f"API-Sign: {write.signature}")
 
 
 def test_no_secret_signature_or_body_in_debug_logs(
     otp_hook: KrakenHook,
     kraken_sandbox: Any,
-    signed: list[protocol.SignedRequest],
+    kraken_signed_requests: list[protocol.SignedRequest],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     creds = kraken_sandbox.admin.keys()["sandbox-otp"]
@@ -73,8 +58,8 @@ def test_no_secret_signature_or_body_in_debug_logs(
         with pytest.raises(KrakenOutcomeUnknown) as info:
             otp_hook.withdraw(asset="doge", key="XDG_Wallet", amount="25")
     logged = caplog.text + str(info.value) + repr(info.value) + repr(otp_hook) + repr(otp_hook.settings)
-    assert signed, "the spy saw the signed requests"
-    forbidden = [creds.secret, creds.otp, *(r.signature for r in signed), "nonce="]
+    assert kraken_signed_requests, "the spy saw the signed requests"
+    forbidden = [creds.secret, creds.otp, *(r.signature for r in kraken_signed_requests), "nonce="]
     assert [f for f in forbidden if f and f in logged] == []
 
 
